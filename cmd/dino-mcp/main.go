@@ -1,0 +1,85 @@
+// Command dino-mcp is an MCP server that lets LLM agents spend money under an operator's
+// governance through Dino's /v1 API. Over stdio it is launched by an MCP host such as Claude
+// Desktop; all logic lives in the tools and dinoapi packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/dinoid/dino-mcp/dinoapi"
+	"github.com/dinoid/dino-mcp/tools"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv envFunc, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig("dino-mcp", args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dino-mcp: %v\n", err)
+		return 2
+	}
+	if cfg.version {
+		fmt.Fprintf(stdout, "dino-mcp %s\n", dinoapi.Version)
+		return 0
+	}
+	if err := cfg.requireKey(); err != nil {
+		fmt.Fprintf(stderr, "dino-mcp: %v\n", err)
+		return 2
+	}
+	logger := newLogger(cfg, stderr)
+	client, err := dinoapi.NewClient(dinoapi.Config{APIKey: cfg.key, BaseURL: cfg.apiURL, Timeout: cfg.requestTimeout, MaxRetries: retriesFlag(cfg.maxRetries)})
+	if err != nil {
+		fmt.Fprintf(stderr, "dino-mcp: %v\n", err)
+		return 2
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mcpServer := tools.NewServer(tools.Options{Client: tools.StaticClient(client), Policy: cfg.policy, Logger: logger, Abort: ctx})
+
+	// SIGTERM or SIGINT stops reading stdin; calls already running get up to the drain timeout.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	input, stopInput := newStoppableReader(stdin)
+	go func() {
+		select {
+		case s := <-sigs:
+			logger.Info().Str("signal", s.String()).Dur("drain_timeout", cfg.drainTimeout).Msg("shutting down: no new requests, draining in-flight calls")
+			stopInput()
+			drainThenCancel(ctx, cancel, cfg.drainTimeout, sigs)
+		case <-ctx.Done():
+		}
+	}()
+
+	logger.Info().Str("version", dinoapi.Version).Str("api_url", client.BaseURL()).Bool("read_only", cfg.policy.ReadOnly).Msg("dino-mcp serving MCP over stdio")
+	stdio := server.NewStdioServer(mcpServer)
+	stdio.SetErrorLogger(log.New(logWriter{logger}, "", 0))
+	if err := stdio.Listen(ctx, input, stdout); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error().Err(err).Msg("stdio transport stopped")
+		return 1
+	}
+	logger.Info().Msg("dino-mcp stopped")
+	return 0
+}
+
+func retriesFlag(n int) int {
+	if n == 0 {
+		return dinoapi.NoRetries
+	}
+	return n
+}

@@ -239,5 +239,3 @@ func nextStep(e *dinoapi.APIError, tool string) string {
 		return "Dino had an internal error. Nothing was changed; try again in " + retryIn() + "."
 	}
 }
-
-

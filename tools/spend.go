@@ -13,11 +13,6 @@ import (
 	"github.com/dinoid/dino-mcp/schemas"
 )
 
-type requestSpendArgs struct {
-	dinoapi.SpendRequest
-	IdempotencyKey string `json:"idempotency_key,omitempty"`
-}
-
 func (h *handlers) requestSpend(ctx context.Context, raw json.RawMessage, oc *outcome) *mcp.CallToolResult {
 	// The body fields are checked against schemas/spend_request.json itself; the one extra
 	// argument, idempotency_key, is split off first and checked on its own.

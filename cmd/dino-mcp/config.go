@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dinoid/dino-mcp/dinoapi"
+	"github.com/dinoid/dino-mcp/dinoapi/sandbox"
 	"github.com/dinoid/dino-mcp/tools"
 )
 
@@ -28,6 +29,11 @@ type config struct {
 	drainTimeout   time.Duration
 	policy         tools.Policy
 	version        bool
+
+	sandbox           bool
+	sandboxAddr       string
+	sandboxDB         string
+	sandboxAdminToken string
 }
 
 // errUsage marks a configuration error: exit code 2 and one line on stderr.
@@ -115,6 +121,10 @@ func parseConfig(name string, args []string, getenv envFunc, stderr io.Writer) (
 	_ = merchants.Set(getenv("DINO_ALLOWED_MERCHANTS"))
 	fs.Var(&merchants, "allow-merchant", "refuse locally any merchant not listed; repeatable or comma-separated (env DINO_ALLOWED_MERCHANTS)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fs.BoolVar(&cfg.sandbox, "sandbox", envBool("DINO_SANDBOX"), "run against the local Dino sandbox, started in-process unless one already serves --sandbox-addr (env DINO_SANDBOX)")
+	fs.StringVar(&cfg.sandboxAddr, "sandbox-addr", envOr("DINO_SANDBOX_ADDR", sandbox.DefaultAddr), "address of the sandbox (env DINO_SANDBOX_ADDR)")
+	fs.StringVar(&cfg.sandboxDB, "sandbox-db", envOr("DINO_SANDBOX_DB", sandbox.DefaultDBPath()), "sandbox database file (env DINO_SANDBOX_DB)")
+	fs.StringVar(&cfg.sandboxAdminToken, "sandbox-admin-token", getenv("DINO_SANDBOX_ADMIN_TOKEN"), "admin token of an in-process sandbox; random when empty (env DINO_SANDBOX_ADMIN_TOKEN)")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

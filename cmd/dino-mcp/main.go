@@ -37,11 +37,19 @@ func run(args []string, getenv envFunc, stdin io.Reader, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "dino-mcp %s\n", dinoapi.Version)
 		return 0
 	}
+	logger := newLogger(cfg, stderr)
+	if cfg.sandbox {
+		sb, err := startSandbox(cfg, logger, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "dino-mcp: %v\n", err)
+			return 1
+		}
+		defer sb.stop()
+	}
 	if err := cfg.requireKey(); err != nil {
 		fmt.Fprintf(stderr, "dino-mcp: %v\n", err)
 		return 2
 	}
-	logger := newLogger(cfg, stderr)
 	client, err := dinoapi.NewClient(dinoapi.Config{APIKey: cfg.key, BaseURL: cfg.apiURL, Timeout: cfg.requestTimeout, MaxRetries: retriesFlag(cfg.maxRetries)})
 	if err != nil {
 		fmt.Fprintf(stderr, "dino-mcp: %v\n", err)

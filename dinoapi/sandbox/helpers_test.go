@@ -45,7 +45,7 @@ type acctOpts struct {
 	path          string
 }
 
-func newFixture(t *testing.T, o acctOpts) *fixture {
+func newFixture(t testing.TB, o acctOpts) *fixture {
 	t.Helper()
 	if o.budget == 0 {
 		o.budget = 50_000

@@ -29,7 +29,7 @@ type httpFixture struct {
 	ts  *httptest.Server
 }
 
-func newHTTPFixture(t *testing.T, o acctOpts, rps float64, burst int) *httpFixture {
+func newHTTPFixture(t testing.TB, o acctOpts, rps float64, burst int) *httpFixture {
 	t.Helper()
 	f := newFixture(t, o)
 	srv, err := NewServer(f.sb, ServerConfig{AdminToken: testAdminToken, RatePerSecond: rps, RateBurst: burst, Logger: zerolog.Nop()})

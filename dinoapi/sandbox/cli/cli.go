@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -146,11 +147,12 @@ func (e *env) run(args []string) error {
 }
 
 func (e *env) sub(cmd string, args []string, subs map[string]func([]string) error) error {
-	if len(args) == 0 {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		names := make([]string, 0, len(subs))
 		for n := range subs {
 			names = append(names, n)
 		}
+		sort.Strings(names)
 		return fail(2, "%s needs a subcommand: %s", cmd, strings.Join(names, ", "))
 	}
 	fn, ok := subs[args[0]]

@@ -66,8 +66,9 @@ func getSpendStatusTool() mcp.Tool {
 		Name:  GetSpendStatus,
 		Title: "Get spend status",
 		Description: "Look up a spend request by the spend_id that request_spend returned (\"req_…\") and learn where it stands now: " +
-			"a request that needed approval becomes approved or declined once an operator acts on it. Reads only; it never spends.",
-		RawInputSchema:  schemas.Document(schemas.SpendLookup),
+			"a request that needed approval becomes approved or declined once an operator acts on it. " +
+			"Pass wait_seconds to wait for the operator's decision instead of polling. Reads only; it never spends.",
+		RawInputSchema:  spendLookupInputSchema(),
 		RawOutputSchema: schemas.Document(schemas.Spend),
 		Annotations:     annotations("Get spend status", true, false, true, true),
 	}

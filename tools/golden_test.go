@@ -119,6 +119,13 @@ func scenarios() []scenario {
 		{name: "status_approved", description: "get_spend_status of an approved request", upstream: []reply{ok(approvedBody)}, request: status("req_123")},
 		{name: "status_pending", description: "get_spend_status of a request still pending", upstream: []reply{ok(needsApprovalBody)}, request: status("req_124")},
 		{name: "status_declined", description: "get_spend_status of a declined request", upstream: []reply{ok(declinedBody)}, request: status("req_125")},
+		{name: "status_wait_until_approved", description: "get_spend_status with wait_seconds polls a pending request until the operator approves it",
+			upstream: []reply{ok(needsApprovalBody), ok(needsApprovalBody), ok(strings.Replace(strings.Replace(needsApprovalBody, `"needs_approval"`, `"approved"`, 1), `"Amount requires approval"`, `"Approved by an operator"`, 1))},
+			request:  call(tools.GetSpendStatus, `{"spend_id":"req_124","wait_seconds":30}`)},
+		{name: "status_wait_not_pending", description: "wait_seconds on a request already decided answers at once",
+			upstream: []reply{ok(approvedBody)}, request: call(tools.GetSpendStatus, `{"spend_id":"req_123","wait_seconds":30}`)},
+		{name: "invalid_wait_seconds", description: "wait_seconds above the limit", request: call(tools.GetSpendStatus, `{"spend_id":"req_123","wait_seconds":500}`)},
+		{name: "invalid_wait_seconds_fraction", description: "wait_seconds that is not whole", request: call(tools.GetSpendStatus, `{"spend_id":"req_123","wait_seconds":1.5}`)},
 		{name: "balance", description: "get_balance", upstream: []reply{ok(balanceBody)}, request: call(tools.GetBalance, `{}`)},
 		{name: "balance_no_arguments", description: "get_balance with no arguments object at all",
 			upstream: []reply{ok(balanceBody)}, request: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_balance"}}`},
@@ -254,7 +261,7 @@ func runScenario(t *testing.T, sc scenario) transcript {
 		policy = *sc.policy
 	}
 	n := 0
-	s := tools.NewServer(tools.Options{Client: tools.StaticClient(client), Policy: policy,
+	s := tools.NewServer(tools.Options{Client: tools.StaticClient(client), Policy: policy, PollInterval: 5 * time.Millisecond,
 		NewIdempotencyKey: func() string { n++; return fmt.Sprintf("minted-key-%04d", n) }})
 	resp := s.HandleMessage(context.Background(), json.RawMessage(sc.request))
 	raw, err := json.Marshal(resp)

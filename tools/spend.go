@@ -13,7 +13,8 @@ import (
 	"github.com/dinoid/dino-mcp/schemas"
 )
 
-func (h *handlers) requestSpend(ctx context.Context, raw json.RawMessage, oc *outcome) *mcp.CallToolResult {
+func (h *handlers) requestSpend(ctx context.Context, call *toolCall) *mcp.CallToolResult {
+	raw, oc := call.args, call.oc
 	// The body fields are checked against schemas/spend_request.json itself; the one extra
 	// argument, idempotency_key, is split off first and checked on its own.
 	body, idemKey, errs := splitIdempotencyKey(raw)
@@ -47,6 +48,9 @@ func (h *handlers) requestSpend(ctx context.Context, raw json.RawMessage, oc *ou
 		return apiErrorResult(err, RequestSpend, oc)
 	}
 	oc.spendID, oc.status, oc.attempts = spend.ID, spend.Status, spend.Meta.Attempts
+	if spend.Status == dinoapi.StatusNeedsApproval {
+		h.offerApprovalURL(ctx, spend)
+	}
 	return spendResult(spend, requestSpendText(spend))
 }
 
@@ -109,8 +113,13 @@ type spendLookupArgs struct {
 	SpendID string `json:"spend_id"`
 }
 
-func (h *handlers) getSpendStatus(ctx context.Context, raw json.RawMessage, oc *outcome) *mcp.CallToolResult {
-	if errs := schemas.ValidateJSON(schemas.SpendLookup, raw); len(errs) > 0 {
+func (h *handlers) getSpendStatus(ctx context.Context, call *toolCall) *mcp.CallToolResult {
+	oc := call.oc
+	raw, wait, errs := splitWaitSeconds(call.args)
+	if errs == nil {
+		errs = schemas.ValidateJSON(schemas.SpendLookup, raw)
+	}
+	if len(errs) > 0 {
 		oc.code = "invalid_arguments"
 		return invalidArguments(schemas.Join(errs))
 	}
@@ -125,15 +134,19 @@ func (h *handlers) getSpendStatus(ctx context.Context, raw json.RawMessage, oc *
 		oc.code = dinoapi.CodeInvalidAPIKey
 		return res
 	}
-	spend, err := c.GetSpend(ctx, args.SpendID)
+	spend, err := h.waitForDecision(ctx, call, c, args.SpendID, wait)
 	if err != nil {
 		return apiErrorResult(err, GetSpendStatus, oc)
 	}
 	oc.status, oc.attempts = spend.Status, spend.Meta.Attempts
+	if spend.Status != dinoapi.StatusNeedsApproval {
+		h.approvalSettled(ctx, spend.ID)
+	}
 	return spendResult(spend, spendStatusText(spend))
 }
 
-func (h *handlers) getBalance(ctx context.Context, raw json.RawMessage, oc *outcome) *mcp.CallToolResult {
+func (h *handlers) getBalance(ctx context.Context, call *toolCall) *mcp.CallToolResult {
+	raw, oc := call.args, call.oc
 	if errs := schemas.ValidateJSON(schemas.BalanceRequest, raw); len(errs) > 0 {
 		oc.code = "invalid_arguments"
 		return invalidArguments(schemas.Join(errs))

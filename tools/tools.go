@@ -69,6 +69,13 @@ type Options struct {
 	// CallTimeout) even if the client goes away, so no decision is abandoned half way. Servers
 	// cancel Abort when their shutdown drain time runs out.
 	Abort context.Context
+	// PollInterval is how often get_spend_status re-reads a pending request while it waits
+	// (default 1s).
+	PollInterval time.Duration
+	// ElicitationTimeout bounds how long dino-mcp waits for a client to answer the URL
+	// elicitation that offers to open an approval_url (default 10 minutes). The answer never
+	// approves anything; it is only logged.
+	ElicitationTimeout time.Duration
 }
 
 // DefaultCallTimeout bounds one tool call when Options.CallTimeout is zero.
@@ -83,6 +90,12 @@ func New(opts Options) []server.ServerTool {
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = DefaultCallTimeout
 	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.ElicitationTimeout <= 0 {
+		opts.ElicitationTimeout = 10 * time.Minute
+	}
 	h := &handlers{opts: opts}
 	var out []server.ServerTool
 	if !opts.Policy.ReadOnly {
@@ -96,7 +109,8 @@ func New(opts Options) []server.ServerTool {
 }
 
 type handlers struct {
-	opts Options
+	opts     Options
+	elicited elicited
 }
 
 // outcome is what a handler reports for the call's log line.
@@ -107,7 +121,17 @@ type outcome struct {
 	attempts int
 }
 
-type handlerFunc func(ctx context.Context, args json.RawMessage, oc *outcome) *mcp.CallToolResult
+// toolCall is what a handler gets besides its detached context.
+type toolCall struct {
+	args json.RawMessage
+	req  mcp.CallToolRequest
+	// cancelled is closed when the client cancels the request or goes away. Only waiting
+	// (get_spend_status's wait_seconds) listens to it; a request to Dino always runs to its answer.
+	cancelled <-chan struct{}
+	oc        *outcome
+}
+
+type handlerFunc func(ctx context.Context, call *toolCall) *mcp.CallToolResult
 
 // wrap gives every tool the same shell: bounded arguments, a deadline, panic containment and
 // one log line. A handler never returns a Go error, so nothing becomes a JSON-RPC error.
@@ -138,13 +162,14 @@ func (h *handlers) wrap(name string, fn handlerFunc) server.ToolHandlerFunc {
 			oc.code = "invalid_arguments"
 			return invalidArguments(err.Error()), nil
 		}
+		cancelled := ctx.Done()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.CallTimeout)
 		defer cancel()
 		if h.opts.Abort != nil {
 			stop := context.AfterFunc(h.opts.Abort, cancel)
 			defer stop()
 		}
-		return fn(ctx, args, &oc), nil
+		return fn(ctx, &toolCall{args: args, req: req, cancelled: cancelled, oc: &oc}), nil
 	}
 }
 

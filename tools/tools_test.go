@@ -89,7 +89,7 @@ func TestToolInventory(t *testing.T) {
 	}
 	sameAsFile(names[tools.RequestSpend].InputSchema, schemas.SpendRequest, "idempotency_key")
 	sameAsFile(names[tools.RequestSpend].OutputSchema, schemas.Spend)
-	sameAsFile(names[tools.GetSpendStatus].InputSchema, schemas.SpendLookup)
+	sameAsFile(names[tools.GetSpendStatus].InputSchema, schemas.SpendLookup, "wait_seconds")
 	sameAsFile(names[tools.GetSpendStatus].OutputSchema, schemas.Spend)
 	sameAsFile(names[tools.GetBalance].InputSchema, schemas.BalanceRequest)
 	sameAsFile(names[tools.GetBalance].OutputSchema, schemas.Balance)

@@ -15,6 +15,7 @@ import (
 	"github.com/dinoid/dino-mcp/dinoapi"
 	"github.com/dinoid/dino-mcp/dinoapi/sandbox"
 	"github.com/dinoid/dino-mcp/tools"
+	"github.com/dinoid/dino-mcp/transport"
 )
 
 // config is everything dino-mcp reads from flags and the environment. Flags win over the
@@ -29,6 +30,9 @@ type config struct {
 	drainTimeout   time.Duration
 	policy         tools.Policy
 	version        bool
+
+	serve bool
+	http  transport.Config
 
 	sandbox           bool
 	sandboxAddr       string
@@ -61,8 +65,12 @@ func (m *merchantList) Set(v string) error {
 
 type envFunc func(string) string
 
+// parseConfig reads `dino-mcp [flags]` (stdio) or `dino-mcp serve [flags]` (HTTP).
 func parseConfig(name string, args []string, getenv envFunc, stderr io.Writer) (*config, error) {
 	cfg := &config{}
+	if len(args) > 0 && args[0] == "serve" {
+		cfg.serve, args, name = true, args[1:], name+" serve"
+	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var envErr error
@@ -126,6 +134,26 @@ func parseConfig(name string, args []string, getenv envFunc, stderr io.Writer) (
 	fs.StringVar(&cfg.sandboxDB, "sandbox-db", envOr("DINO_SANDBOX_DB", sandbox.DefaultDBPath()), "sandbox database file (env DINO_SANDBOX_DB)")
 	fs.StringVar(&cfg.sandboxAdminToken, "sandbox-admin-token", getenv("DINO_SANDBOX_ADMIN_TOKEN"), "admin token of an in-process sandbox; random when empty (env DINO_SANDBOX_ADMIN_TOKEN)")
 
+	var callerTokens, origins, hosts merchantList
+	var tokensFile *string
+	var maxBody, maxSessions *int64
+	if cfg.serve {
+		fs.StringVar(&cfg.http.Transport, "transport", envOr("DINO_MCP_TRANSPORT", transport.StreamableHTTP), "http (Streamable HTTP at /mcp) or sse (/sse and /message) (env DINO_MCP_TRANSPORT)")
+		fs.StringVar(&cfg.http.Addr, "addr", envOr("DINO_MCP_ADDR", transport.DefaultAddr), "listen address (env DINO_MCP_ADDR)")
+		fs.BoolVar(&cfg.http.Stateless, "stateless", envBool("DINO_MCP_STATELESS"), "Streamable HTTP without sessions, for replicas behind a plain load balancer (env DINO_MCP_STATELESS)")
+		fs.BoolVar(&cfg.http.KeyFromCaller, "key-from-caller", envBool("DINO_MCP_KEY_FROM_CALLER"), "each caller's bearer token is its own Dino spending key (env DINO_MCP_KEY_FROM_CALLER)")
+		_ = callerTokens.Set(getenv("DINO_MCP_CALLER_TOKENS"))
+		fs.Var(&callerTokens, "caller-token", "a bearer token callers must present; repeatable (env DINO_MCP_CALLER_TOKENS, comma-separated)")
+		tokensFile = fs.String("caller-tokens-file", getenv("DINO_MCP_CALLER_TOKENS_FILE"), "file with one caller token per line (env DINO_MCP_CALLER_TOKENS_FILE)")
+		fs.BoolVar(&cfg.http.InsecureNoAuth, "insecure-no-auth", envBool("DINO_MCP_INSECURE_NO_AUTH"), "serve with no caller authentication (logged as a warning)")
+		_ = origins.Set(getenv("DINO_MCP_ALLOWED_ORIGINS"))
+		fs.Var(&origins, "allowed-origin", "an Origin accepted besides loopback origins; repeatable, * for any (env DINO_MCP_ALLOWED_ORIGINS)")
+		_ = hosts.Set(getenv("DINO_MCP_ALLOWED_HOSTS"))
+		fs.Var(&hosts, "allowed-host", "a Host header accepted besides loopback and the bind address, e.g. behind a proxy; repeatable (env DINO_MCP_ALLOWED_HOSTS)")
+		maxBody = fs.Int64("max-body-bytes", envInt("DINO_MCP_MAX_BODY_BYTES", transport.DefaultMaxBodyBytes), "largest request body accepted; larger gets 413")
+		maxSessions = fs.Int64("max-sessions", envInt("DINO_MCP_MAX_SESSIONS", transport.DefaultMaxSessions), "most concurrent sessions; more get 503")
+		fs.DurationVar(&cfg.http.SessionIdleTimeout, "session-idle-timeout", envDur("DINO_MCP_SESSION_IDLE_TIMEOUT", transport.DefaultSessionIdleTimeout), "reap sessions idle this long")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -158,6 +186,24 @@ func parseConfig(name string, args []string, getenv envFunc, stderr io.Writer) (
 	}
 	if _, err := dinoapi.ParseBaseURL(cfg.apiURL); err != nil {
 		return nil, usagef("%s", strings.TrimPrefix(err.Error(), "dino api: "))
+	}
+	if cfg.serve {
+		if *tokensFile != "" {
+			b, err := os.ReadFile(*tokensFile)
+			if err != nil {
+				return nil, usagef("cannot read --caller-tokens-file: %v", err)
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+					callerTokens = append(callerTokens, t)
+				}
+			}
+		}
+		cfg.http.CallerTokens, cfg.http.AllowedOrigins, cfg.http.AllowedHosts = callerTokens, origins, hosts
+		cfg.http.MaxBodyBytes, cfg.http.MaxSessions, cfg.http.DrainTimeout = *maxBody, int(*maxSessions), cfg.drainTimeout
+		if err := cfg.http.Validate(); err != nil {
+			return nil, usagef("%v", err)
+		}
 	}
 	cfg.key = getenv("DINO_SPEND_KEY")
 	if *keyFile != "" {

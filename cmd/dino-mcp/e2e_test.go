@@ -24,6 +24,8 @@ const e2eKey = "dino_sk_e2e_super_secret_4c1f9a"
 // fakeDino is a loopback /v1 upstream: it approves every spend, echoing the amount, and can be
 // told to hold requests so a test can catch one in flight.
 type fakeDino struct {
+	// accounts maps each accepted spending key to its account name; nil accepts e2eKey only.
+	accounts map[string]string
 	mu       sync.Mutex
 	seenKeys map[string]int
 	idem     []string
@@ -48,7 +50,13 @@ func (f *fakeDino) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", "rid_e2e")
-	if r.Header.Get("Authorization") != "Bearer "+e2eKey {
+	account := "e2e-account"
+	if f.accounts != nil {
+		account = f.accounts[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+	} else if r.Header.Get("Authorization") != "Bearer "+e2eKey {
+		account = ""
+	}
+	if account == "" {
 		w.WriteHeader(401)
 		_, _ = io.WriteString(w, `{"error":{"code":"invalid_api_key","message":"Invalid API key"}}`)
 		return
@@ -66,7 +74,7 @@ func (f *fakeDino) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id := strings.TrimPrefix(r.URL.Path, "/v1/spend/")
 		fmt.Fprintf(w, `{"id":%q,"status":"approved","decision_reason":"Spend request approved","budget_period":"monthly","remaining_budget_cents":1000000,"remaining_monthly_budget_cents":1000000,"amount_cents":100,"currency":"usd","merchant_name":"AWS"}`, id)
 	case r.Method == "GET" && r.URL.Path == "/v1/balance":
-		_, _ = io.WriteString(w, `{"budget_period":"monthly","budget_cents":5000000,"spent_cents":0,"remaining_budget_cents":5000000,"remaining_monthly_budget_cents":5000000,"max_transaction_cents":100000,"approval_threshold_cents":null,"currency":"usd","period_start":"2026-12-01T00:00:00Z","period_end":"2027-01-01T00:00:00Z"}`)
+		fmt.Fprintf(w, `{"spend_account_name":%q,"budget_period":"monthly","budget_cents":5000000,"spent_cents":0,"remaining_budget_cents":5000000,"remaining_monthly_budget_cents":5000000,"max_transaction_cents":100000,"approval_threshold_cents":null,"currency":"usd","period_start":"2026-12-01T00:00:00Z","period_end":"2027-01-01T00:00:00Z"}`, account)
 	default:
 		w.WriteHeader(404)
 		_, _ = io.WriteString(w, `{"error":{"code":"not_found","message":"no such route"}}`)

@@ -46,6 +46,10 @@ func run(args []string, getenv envFunc, stdin io.Reader, stdout, stderr io.Write
 		}
 		defer sb.stop()
 	}
+	if cfg.serve && cfg.http.KeyFromCaller && cfg.key == "" {
+		// Each caller brings its own key; the base client only carries connections and settings.
+		cfg.key = "caller-supplies-the-key"
+	}
 	if err := cfg.requireKey(); err != nil {
 		fmt.Fprintf(stderr, "dino-mcp: %v\n", err)
 		return 2
@@ -54,6 +58,9 @@ func run(args []string, getenv envFunc, stdin io.Reader, stdout, stderr io.Write
 	if err != nil {
 		fmt.Fprintf(stderr, "dino-mcp: %v\n", err)
 		return 2
+	}
+	if cfg.serve {
+		return serveHTTP(cfg, client, logger, stderr)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

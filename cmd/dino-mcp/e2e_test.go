@@ -44,7 +44,10 @@ func (f *fakeDino) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.idem = append(f.idem, r.Header.Get("Idempotency-Key"))
 	hold := f.hold
 	f.mu.Unlock()
-	f.arrived <- struct{}{}
+	select {
+	case f.arrived <- struct{}{}:
+	default: // nobody is watching arrivals; never block the upstream on it
+	}
 	if hold != nil {
 		<-hold
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,7 +30,7 @@ type httpServer struct {
 	kind string // http or sse
 }
 
-func startHTTP(t *testing.T, kind, upstream string, args []string, env ...string) *httpServer {
+func startHTTP(t testing.TB, kind, upstream string, args []string, env ...string) *httpServer {
 	t.Helper()
 	addr := e2e.FreeAddr(t)
 	full := append([]string{"serve", "--transport", kind, "--addr", addr}, args...)
@@ -47,12 +48,16 @@ func startHTTP(t *testing.T, kind, upstream string, args []string, env ...string
 
 // mcpClient connects with mcp-go's own client package over the server's transport.
 func (h *httpServer) mcpClient(t *testing.T, bearerToken string) *client.Client {
+	return h.mcpClientTB(t, bearerToken)
+}
+
+func (h *httpServer) mcpClientTB(t testing.TB, bearerToken string) *client.Client {
 	t.Helper()
 	headers := map[string]string{"Authorization": "Bearer " + bearerToken}
 	var c *client.Client
 	var err error
 	if h.kind == "sse" {
-		c, err = client.NewSSEMCPClient(h.base+"/sse", transport.WithHeaders(headers))
+		c, err = client.NewSSEMCPClient(h.base+"/sse", transport.WithHeaders(headers), transport.WithSSELogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	} else {
 		c, err = client.NewStreamableHttpClient(h.base+"/mcp", transport.WithHTTPHeaders(headers))
 	}

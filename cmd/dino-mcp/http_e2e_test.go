@@ -366,3 +366,39 @@ func TestStatelessStreamableHTTP(t *testing.T) {
 	stop(t, r1)
 	stop(t, r2)
 }
+
+// TestHTTPSessionLimitsAndReadiness: the session cap answers 503, idle sessions are reaped (404,
+// so the client re-initializes), and /readyz follows Dino's reachability.
+func TestHTTPSessionLimitsAndReadiness(t *testing.T) {
+	up := httptest.NewServer(newFakeDino())
+	h := startHTTP(t, "http", up.URL, []string{"--caller-token", callerToken, "--max-sessions", "2", "--session-idle-timeout", "400ms"}, "DINO_SPEND_KEY="+e2eKey)
+	auth := map[string]string{"Authorization": "Bearer " + callerToken}
+	var sids []string
+	for i := 0; i < 2; i++ {
+		res, body := rawPost(t, h.base+"/mcp", auth, initBody)
+		require.Equal(t, 200, res.StatusCode, body)
+		sids = append(sids, res.Header.Get("Mcp-Session-Id"))
+	}
+	res, body := rawPost(t, h.base+"/mcp", auth, initBody)
+	assert.Equal(t, 503, res.StatusCode, body)
+	assert.Equal(t, "30", res.Header.Get("Retry-After"))
+	assert.Contains(t, body, "too_many_sessions")
+
+	// Any request on a session keeps it alive, so look only after the timeout has long passed.
+	time.Sleep(2 * time.Second)
+	res, body = rawPost(t, h.base+"/mcp", map[string]string{"Authorization": "Bearer " + callerToken, "Mcp-Session-Id": sids[0]}, `{"jsonrpc":"2.0","id":9,"method":"ping"}`)
+	assert.Equal(t, 404, res.StatusCode, body)
+	res, body = rawPost(t, h.base+"/mcp", auth, initBody)
+	assert.Equal(t, 200, res.StatusCode, "a reaped session frees its slot: %s", body)
+
+	ready, err := http.Get(h.base + "/readyz")
+	require.NoError(t, err)
+	ready.Body.Close()
+	assert.Equal(t, 200, ready.StatusCode)
+	up.Close()
+	ready, err = http.Get(h.base + "/readyz")
+	require.NoError(t, err)
+	ready.Body.Close()
+	assert.Equal(t, 503, ready.StatusCode)
+	stop(t, h)
+}

@@ -380,3 +380,17 @@ func TestClientRetriesAgainstTheSandbox(t *testing.T) {
 	}
 	h.invariants(t)
 }
+
+// TestInternalErrorsCarryNoInternals: a failure below the API (here the database is gone) is a
+// 500 internal_error whose body names no internals.
+func TestInternalErrorsCarryNoInternals(t *testing.T) {
+	h := newHTTPFixture(t, acctOpts{}, 0, 0)
+	plain := h.plain
+	require.NoError(t, h.sb.store.Close())
+	r := h.do(t, "GET", "/v1/balance", plain, "", "")
+	assert.Equal(t, 500, r.status)
+	assert.Equal(t, dinoapi.CodeInternalError, r.errCode())
+	assert.NotContains(t, strings.ToLower(string(r.body)), "sql")
+	assert.NotContains(t, strings.ToLower(string(r.body)), "database")
+	assert.NotEmpty(t, r.header.Get("Request-Id"))
+}

@@ -247,20 +247,7 @@ func (s *Sandbox) Pending(ctx context.Context) ([]SpendRecord, error) {
 }
 
 func (s *Sandbox) listSpends(ctx context.Context, where string, args ...any) ([]SpendRecord, error) {
-	rows, err := s.store.db.QueryContext(ctx, `SELECT `+spendColumns+` FROM spend_requests s JOIN accounts a ON a.id = s.account_id WHERE `+where+` ORDER BY s.created_at DESC, s.id DESC LIMIT 1000`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []SpendRecord
-	for rows.Next() {
-		r, err := scanSpend(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.store.db, scanSpend, `SELECT `+spendColumns+` FROM spend_requests s JOIN accounts a ON a.id = s.account_id WHERE `+where+` ORDER BY s.created_at DESC, s.id DESC LIMIT 1000`, args...)
 }
 
 // expireDue declines every pending request whose approval time ran out, with a ledger entry
@@ -279,20 +266,10 @@ func (s *Sandbox) expireDue(ctx context.Context) error {
 		return nil
 	}
 	return s.store.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM spend_requests WHERE status = 'needs_approval' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 1000`, formatTime(now))
+		ids, err := queryAll(ctx, tx, scanString, `SELECT id FROM spend_requests WHERE status = 'needs_approval' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 1000`, formatTime(now))
 		if err != nil {
 			return err
 		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
 		for _, id := range ids {
 			if err := s.settle(ctx, tx, id, dinoapi.StatusDeclined, "system", ReasonExpired, KindApprovalExpired, now); err != nil {
 				return err
@@ -429,27 +406,22 @@ func (s *Sandbox) Ledger(ctx context.Context, f LedgerFilter) ([]LedgerEntry, er
 		f.Limit = MaxLedgerRows
 	}
 	args = append(args, f.Limit)
-	rows, err := s.store.db.QueryContext(ctx, `SELECT seq, at, team_id, COALESCE(account_id, ''), COALESCE(spend_request_id, ''), kind, actor, COALESCE(status, ''),
+	return queryAll(ctx, s.store.db, scanLedger, `SELECT seq, at, team_id, COALESCE(account_id, ''), COALESCE(spend_request_id, ''), kind, actor, COALESCE(status, ''),
 		amount_cents, debit_cents, credit_cents, remaining_before_cents, remaining_after_cents, wallet_before_cents, wallet_after_cents, detail
 		FROM ledger WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT ?`, args...)
-	if err != nil {
-		return nil, err
+}
+
+func scanLedger(r scanner) (LedgerEntry, error) {
+	var e LedgerEntry
+	var at string
+	var rb, ra, wb, wa sql.NullInt64
+	if err := r.Scan(&e.Seq, &at, &e.TeamID, &e.AccountID, &e.SpendRequestID, &e.Kind, &e.Actor, &e.Status, &e.AmountCents, &e.DebitCents, &e.CreditCents,
+		&rb, &ra, &wb, &wa, &e.Detail); err != nil {
+		return e, err
 	}
-	defer rows.Close()
-	var out []LedgerEntry
-	for rows.Next() {
-		var e LedgerEntry
-		var at string
-		var rb, ra, wb, wa sql.NullInt64
-		if err := rows.Scan(&e.Seq, &at, &e.TeamID, &e.AccountID, &e.SpendRequestID, &e.Kind, &e.Actor, &e.Status, &e.AmountCents, &e.DebitCents, &e.CreditCents,
-			&rb, &ra, &wb, &wa, &e.Detail); err != nil {
-			return nil, err
-		}
-		e.At = parseTime(at)
-		e.RemainingBeforeCents, e.RemainingAfterCents, e.WalletBeforeCents, e.WalletAfterCents = nullInt(rb), nullInt(ra), nullInt(wb), nullInt(wa)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	e.At = parseTime(at)
+	e.RemainingBeforeCents, e.RemainingAfterCents, e.WalletBeforeCents, e.WalletAfterCents = nullInt(rb), nullInt(ra), nullInt(wb), nullInt(wa)
+	return e, nil
 }
 
 func nullInt(n sql.NullInt64) *int64 {

@@ -297,20 +297,7 @@ func (s *Sandbox) ListKeys(ctx context.Context, accountRef string) ([]Key, error
 		}
 		where, args = "account_id = ?", []any{a.ID}
 	}
-	rows, err := s.store.db.QueryContext(ctx, `SELECT id, account_id, prefix, created_at, revoked_at FROM spending_keys WHERE `+where+` ORDER BY created_at DESC, id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.store.db, scanKey, `SELECT id, account_id, prefix, created_at, revoked_at FROM spending_keys WHERE `+where+` ORDER BY created_at DESC, id`, args...)
 }
 
 type scanner interface{ Scan(...any) error }
@@ -520,21 +507,8 @@ func (s *Sandbox) Account(ctx context.Context, ref string) (AccountState, error)
 
 // Accounts lists every account with its budget state now, by name.
 func (s *Sandbox) Accounts(ctx context.Context) ([]AccountState, error) {
-	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM accounts ORDER BY name`)
+	ids, err := queryAll(ctx, s.store.db, scanString, `SELECT id FROM accounts ORDER BY name`)
 	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	out := make([]AccountState, 0, len(ids))

@@ -317,50 +317,77 @@ func (e *env) simple(cmd string, args []string) error {
 	return nil
 }
 
-func (e *env) walletFund(args []string) error {
+// command parses name's flags (define adds the command's own and may return a check of their
+// values), requires between minPos and maxPos positional arguments, opens the database and
+// runs fn. Usage errors are found before the database is opened.
+func (e *env) command(name string, args []string, minPos, maxPos int, usage string, define func(*flag.FlagSet) func() error, fn func(sb *sandbox.Sandbox, c common, pos []string) error) error {
 	var c common
-	fs := e.flags("wallet fund", &c)
-	amount := fs.Int64("amount-cents", 0, "amount to add, in cents")
-	if _, err := parse(fs, args); err != nil {
+	fs := e.flags(name, &c)
+	var check func() error
+	if define != nil {
+		check = define(fs)
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if *amount < 1 {
-		return fail(2, "wallet fund needs --amount-cents N with N at least 1 (cents: 100000 is $1,000.00)")
+	if len(pos) < minPos || len(pos) > maxPos {
+		if usage == "" {
+			return fail(2, "%s takes no arguments, got %q", name, pos)
+		}
+		return fail(2, "%s needs %s", name, usage)
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
 	}
 	sb, closeFn, err := e.open(&c)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	t, err := sb.FundWallet(context.Background(), *amount, c.operator)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "wallet funded with %s; balance %s\n", dinoapi.FormatAmount(*amount, t.Currency), dinoapi.FormatAmount(t.WalletBalanceCents, t.Currency))
-	return nil
+	return fn(sb, c, pos)
+}
+
+func (e *env) walletFund(args []string) error {
+	var amount *int64
+	return e.command("wallet fund", args, 0, 0, "", func(fs *flag.FlagSet) func() error {
+		amount = fs.Int64("amount-cents", 0, "amount to add, in cents")
+		return func() error {
+			if *amount < 1 {
+				return fail(2, "wallet fund needs --amount-cents N with N at least 1 (cents: 100000 is $1,000.00)")
+			}
+			return nil
+		}
+	}, func(sb *sandbox.Sandbox, c common, _ []string) error {
+		t, err := sb.FundWallet(context.Background(), *amount, c.operator)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "wallet funded with %s; balance %s\n", dinoapi.FormatAmount(*amount, t.Currency), dinoapi.FormatAmount(t.WalletBalanceCents, t.Currency))
+		return nil
+	})
 }
 
 func (e *env) planSet(args []string) error {
-	var c common
-	fs := e.flags("plan set", &c)
-	vol := fs.Int64("volume-cents", -1, "monthly spend volume, in cents")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if *vol < 0 {
-		return fail(2, "plan set needs --volume-cents N with N at least 0")
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	t, err := sb.SetPlanVolume(context.Background(), *vol, c.operator)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "plan monthly volume set to %s\n", dinoapi.FormatAmount(t.PlanMonthlyVolumeCents, t.Currency))
-	return nil
+	var vol *int64
+	return e.command("plan set", args, 0, 0, "", func(fs *flag.FlagSet) func() error {
+		vol = fs.Int64("volume-cents", -1, "monthly spend volume, in cents")
+		return func() error {
+			if *vol < 0 {
+				return fail(2, "plan set needs --volume-cents N with N at least 0")
+			}
+			return nil
+		}
+	}, func(sb *sandbox.Sandbox, c common, _ []string) error {
+		t, err := sb.SetPlanVolume(context.Background(), *vol, c.operator)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "plan monthly volume set to %s\n", dinoapi.FormatAmount(t.PlanMonthlyVolumeCents, t.Currency))
+		return nil
+	})
 }
 
 // accountFlags registers the account settings; only flags actually given are applied.
@@ -409,107 +436,74 @@ func accountFlags(fs *flag.FlagSet) func() (sandbox.AccountParams, error) {
 	}
 }
 
+// accountCommand is account create or update: the settings flags, then fn with the parameters.
+func (e *env) accountCommand(name string, args []string, minPos, maxPos int, usage string, fn func(sb *sandbox.Sandbox, c common, pos []string, p sandbox.AccountParams) error) error {
+	var get func() (sandbox.AccountParams, error)
+	var p sandbox.AccountParams
+	return e.command(name, args, minPos, maxPos, usage, func(fs *flag.FlagSet) func() error {
+		get = accountFlags(fs)
+		return func() (err error) { p, err = get(); return err }
+	}, func(sb *sandbox.Sandbox, c common, pos []string) error { return fn(sb, c, pos, p) })
+}
+
 func (e *env) accountCreate(args []string) error {
-	var c common
-	fs := e.flags("account create", &c)
-	get := accountFlags(fs)
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	p, err := get()
-	if err != nil {
-		return err
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	a, err := sb.CreateAccount(context.Background(), p, c.operator)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "created account %s (%s)\n", a.Name, a.ID)
-	return e.showAccount(sb, a.ID)
+	return e.accountCommand("account create", args, 0, 0, "", func(sb *sandbox.Sandbox, c common, _ []string, p sandbox.AccountParams) error {
+		a, err := sb.CreateAccount(context.Background(), p, c.operator)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "created account %s (%s)\n", a.Name, a.ID)
+		return e.showAccount(sb, a.ID)
+	})
 }
 
 func (e *env) accountUpdate(args []string) error {
-	var c common
-	fs := e.flags("account update", &c)
-	get := accountFlags(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	return e.accountCommand("account update", args, 1, 1, "one ACCOUNT (id or name)", func(sb *sandbox.Sandbox, c common, pos []string, p sandbox.AccountParams) error {
+		a, err := sb.UpdateAccount(context.Background(), pos[0], p, c.operator)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "updated account %s (%s)\n", a.Name, a.ID)
+		return e.showAccount(sb, a.ID)
+	})
+}
+
+func jsonFlag(asJSON **bool) func(*flag.FlagSet) func() error {
+	return func(fs *flag.FlagSet) func() error {
+		*asJSON = fs.Bool("json", false, "print JSON")
+		return nil
 	}
-	if len(pos) != 1 {
-		return fail(2, "account update needs one ACCOUNT (id or name)")
-	}
-	p, err := get()
-	if err != nil {
-		return err
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	a, err := sb.UpdateAccount(context.Background(), pos[0], p, c.operator)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "updated account %s (%s)\n", a.Name, a.ID)
-	return e.showAccount(sb, a.ID)
 }
 
 func (e *env) accountList(args []string) error {
-	var c common
-	fs := e.flags("account list", &c)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	accts, err := sb.Accounts(context.Background())
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return e.printJSON(accts)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tPERIOD\tBUDGET\tSPENT\tREMAINING\tMAX TX\tAPPROVAL AT\tPENDING")
-	for _, a := range accts {
-		thr := "-"
-		if a.ApprovalThresholdCents != nil {
-			thr = dinoapi.FormatAmount(*a.ApprovalThresholdCents, a.Currency)
+	var asJSON *bool
+	return e.command("account list", args, 0, 0, "", jsonFlag(&asJSON), func(sb *sandbox.Sandbox, _ common, _ []string) error {
+		accts, err := sb.Accounts(context.Background())
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", a.ID, a.Name, a.BudgetPeriod, dinoapi.FormatAmount(a.BudgetCents, a.Currency),
-			dinoapi.FormatAmount(a.SpentCents, a.Currency), dinoapi.FormatAmount(a.RemainingBudgetCents, a.Currency),
-			dinoapi.FormatAmount(a.MaxTransactionCents, a.Currency), thr, a.PendingApprovalCount)
-	}
-	return tw.Flush()
+		if *asJSON {
+			return e.printJSON(accts)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tPERIOD\tBUDGET\tSPENT\tREMAINING\tMAX TX\tAPPROVAL AT\tPENDING")
+		for _, a := range accts {
+			thr := "-"
+			if a.ApprovalThresholdCents != nil {
+				thr = dinoapi.FormatAmount(*a.ApprovalThresholdCents, a.Currency)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", a.ID, a.Name, a.BudgetPeriod, dinoapi.FormatAmount(a.BudgetCents, a.Currency),
+				dinoapi.FormatAmount(a.SpentCents, a.Currency), dinoapi.FormatAmount(a.RemainingBudgetCents, a.Currency),
+				dinoapi.FormatAmount(a.MaxTransactionCents, a.Currency), thr, a.PendingApprovalCount)
+		}
+		return tw.Flush()
+	})
 }
 
 func (e *env) accountShow(args []string) error {
-	var c common
-	fs := e.flags("account show", &c)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fail(2, "account show needs one ACCOUNT (id or name)")
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	return e.showAccount(sb, pos[0])
+	return e.command("account show", args, 1, 1, "one ACCOUNT (id or name)", nil, func(sb *sandbox.Sandbox, _ common, pos []string) error {
+		return e.showAccount(sb, pos[0])
+	})
 }
 
 func (e *env) showAccount(sb *sandbox.Sandbox, ref string) error {
@@ -529,112 +523,71 @@ func (e *env) showAccount(sb *sandbox.Sandbox, ref string) error {
 }
 
 func (e *env) keyIssue(args []string) error {
-	var c common
-	fs := e.flags("key issue", &c)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fail(2, "key issue needs one ACCOUNT (id or name)")
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	plain, k, err := sb.IssueKey(context.Background(), pos[0], c.operator)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, plain)
-	fmt.Fprintf(e.stderr, "issued %s for %s; this is the only time the key is shown, the sandbox keeps its hash\n", k.ID, k.AccountID)
-	return nil
+	return e.command("key issue", args, 1, 1, "one ACCOUNT (id or name)", nil, func(sb *sandbox.Sandbox, c common, pos []string) error {
+		plain, k, err := sb.IssueKey(context.Background(), pos[0], c.operator)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, plain)
+		fmt.Fprintf(e.stderr, "issued %s for %s; this is the only time the key is shown, the sandbox keeps its hash\n", k.ID, k.AccountID)
+		return nil
+	})
 }
 
 func (e *env) keyRevoke(args []string) error {
-	var c common
-	fs := e.flags("key revoke", &c)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fail(2, "key revoke needs one KEY_ID (key_…; see dino-sandbox key list)")
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	k, err := sb.RevokeKey(context.Background(), pos[0], c.operator)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "revoked %s (%s)\n", k.ID, k.Prefix)
-	return nil
+	return e.command("key revoke", args, 1, 1, "one KEY_ID (key_…; see dino-sandbox key list)", nil, func(sb *sandbox.Sandbox, c common, pos []string) error {
+		k, err := sb.RevokeKey(context.Background(), pos[0], c.operator)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked %s (%s)\n", k.ID, k.Prefix)
+		return nil
+	})
 }
 
 func (e *env) keyList(args []string) error {
-	var c common
-	fs := e.flags("key list", &c)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 1 {
-		return fail(2, "key list takes at most one ACCOUNT")
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	ref := ""
-	if len(pos) == 1 {
-		ref = pos[0]
-	}
-	keys, err := sb.ListKeys(context.Background(), ref)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tACCOUNT\tPREFIX\tISSUED\tSTATUS")
-	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.AccountID, k.Prefix, k.CreatedAt.Format(time.RFC3339), k.Status())
-	}
-	return tw.Flush()
+	return e.command("key list", args, 0, 1, "at most one ACCOUNT", nil, func(sb *sandbox.Sandbox, _ common, pos []string) error {
+		ref := ""
+		if len(pos) == 1 {
+			ref = pos[0]
+		}
+		keys, err := sb.ListKeys(context.Background(), ref)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tACCOUNT\tPREFIX\tISSUED\tSTATUS")
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.AccountID, k.Prefix, k.CreatedAt.Format(time.RFC3339), k.Status())
+		}
+		return tw.Flush()
+	})
 }
 
 func (e *env) approvalsList(args []string) error {
-	var c common
-	fs := e.flags("approvals list", &c)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	p, err := sb.Pending(context.Background())
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return e.printJSON(p)
-	}
-	if len(p) == 0 {
-		fmt.Fprintln(e.stdout, "no pending approvals")
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tREQUESTED\tACCOUNT\tAMOUNT\tMERCHANT\tREASON")
-	for _, r := range p {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.CreatedAt.Format(time.RFC3339), r.AccountName, dinoapi.FormatAmount(r.AmountCents, r.Currency), r.MerchantName, r.Reason)
-	}
-	return tw.Flush()
+	var asJSON *bool
+	return e.command("approvals list", args, 0, 0, "", jsonFlag(&asJSON), func(sb *sandbox.Sandbox, _ common, _ []string) error {
+		p, err := sb.Pending(context.Background())
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			if p == nil {
+				p = []sandbox.SpendRecord{}
+			}
+			return e.printJSON(p)
+		}
+		if len(p) == 0 {
+			fmt.Fprintln(e.stdout, "no pending approvals")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tREQUESTED\tACCOUNT\tAMOUNT\tMERCHANT\tREASON")
+		for _, r := range p {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.CreatedAt.Format(time.RFC3339), r.AccountName, dinoapi.FormatAmount(r.AmountCents, r.Currency), r.MerchantName, r.Reason)
+		}
+		return tw.Flush()
+	})
 }
 
 func (e *env) decide(args []string, approve bool) error {
@@ -642,73 +595,66 @@ func (e *env) decide(args []string, approve bool) error {
 	if approve {
 		name = "approve"
 	}
-	var c common
-	fs := e.flags(name, &c)
-	reason := fs.String("reason", "", "why it is declined (recorded in the ledger)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fail(2, "%s needs one SPEND_ID (req_…; see dino-sandbox approvals list)", name)
-	}
-	if approve && *reason != "" {
-		return fail(2, "approve takes no --reason")
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	var rec sandbox.SpendRecord
-	if approve {
-		rec, err = sb.Approve(context.Background(), pos[0], c.operator)
-	} else {
-		rec, err = sb.Decline(context.Background(), pos[0], c.operator, *reason)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%s %s: %s at %s (%s)\n", rec.ID, rec.Status, dinoapi.FormatAmount(rec.AmountCents, rec.Currency), rec.MerchantName, rec.DecisionReason)
-	return nil
+	var reason *string
+	return e.command(name, args, 1, 1, "one SPEND_ID (req_…; see dino-sandbox approvals list)", func(fs *flag.FlagSet) func() error {
+		reason = fs.String("reason", "", "why it is declined (recorded in the ledger)")
+		return func() error {
+			if approve && *reason != "" {
+				return fail(2, "approve takes no --reason")
+			}
+			return nil
+		}
+	}, func(sb *sandbox.Sandbox, c common, pos []string) error {
+		var rec sandbox.SpendRecord
+		var err error
+		if approve {
+			rec, err = sb.Approve(context.Background(), pos[0], c.operator)
+		} else {
+			rec, err = sb.Decline(context.Background(), pos[0], c.operator, *reason)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s %s: %s at %s (%s)\n", rec.ID, rec.Status, dinoapi.FormatAmount(rec.AmountCents, rec.Currency), rec.MerchantName, rec.DecisionReason)
+		return nil
+	})
 }
 
 func (e *env) ledger(args []string) error {
-	var c common
-	fs := e.flags("ledger", &c)
-	asJSON := fs.Bool("json", false, "print JSON, one array")
-	account := fs.String("account", "", "only this account")
-	status := fs.String("status", "", "only entries with this status")
-	limit := fs.Int("limit", 100, "at most this many entries, newest first")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if *limit < 1 || *limit > sandbox.MaxLedgerRows {
-		return fail(2, "--limit must be 1 to %d", sandbox.MaxLedgerRows)
-	}
-	sb, closeFn, err := e.open(&c)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	entries, err := sb.Ledger(context.Background(), sandbox.LedgerFilter{AccountID: *account, Status: *status, Limit: *limit})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		if entries == nil {
-			entries = []sandbox.LedgerEntry{}
+	var asJSON *bool
+	var account, status *string
+	var limit *int
+	return e.command("ledger", args, 0, 0, "", func(fs *flag.FlagSet) func() error {
+		asJSON = fs.Bool("json", false, "print JSON, one array")
+		account = fs.String("account", "", "only this account")
+		status = fs.String("status", "", "only entries with this status")
+		limit = fs.Int("limit", 100, "at most this many entries, newest first")
+		return func() error {
+			if *limit < 1 || *limit > sandbox.MaxLedgerRows {
+				return fail(2, "--limit must be 1 to %d", sandbox.MaxLedgerRows)
+			}
+			return nil
 		}
-		return e.printJSON(entries)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tAT\tKIND\tACCOUNT\tSPEND\tACTOR\tAMOUNT\tDEBIT\tCREDIT\tDETAIL")
-	for _, l := range entries {
-		detail := l.Detail
-		if len(detail) > 60 {
-			detail = detail[:57] + "..."
+	}, func(sb *sandbox.Sandbox, _ common, _ []string) error {
+		entries, err := sb.Ledger(context.Background(), sandbox.LedgerFilter{AccountID: *account, Status: *status, Limit: *limit})
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Seq, l.At.Format(time.RFC3339), l.Kind, l.AccountID, l.SpendRequestID, l.Actor, l.AmountCents, l.DebitCents, l.CreditCents, detail)
-	}
-	return tw.Flush()
+		if *asJSON {
+			if entries == nil {
+				entries = []sandbox.LedgerEntry{}
+			}
+			return e.printJSON(entries)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tAT\tKIND\tACCOUNT\tSPEND\tACTOR\tAMOUNT\tDEBIT\tCREDIT\tDETAIL")
+		for _, l := range entries {
+			detail := l.Detail
+			if len(detail) > 60 {
+				detail = detail[:57] + "..."
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Seq, l.At.Format(time.RFC3339), l.Kind, l.AccountID, l.SpendRequestID, l.Actor, l.AmountCents, l.DebitCents, l.CreditCents, detail)
+		}
+		return tw.Flush()
+	})
 }

@@ -27,20 +27,6 @@ var waitSecondsProperty = map[string]any{
 		"before answering (with progress notifications when you send a progressToken). The answer is the state at the deadline; waiting never approves anything.", MaxWaitSeconds),
 }
 
-// spendLookupInputSchema is schemas/spend_lookup.json plus the optional wait_seconds.
-func spendLookupInputSchema() json.RawMessage {
-	var doc map[string]any
-	if err := json.Unmarshal(schemas.Document(schemas.SpendLookup), &doc); err != nil {
-		panic(fmt.Sprintf("tools: spend_lookup.json: %v", err))
-	}
-	doc["properties"].(map[string]any)["wait_seconds"] = waitSecondsProperty
-	b, err := json.Marshal(doc)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
 // splitWaitSeconds removes wait_seconds from the arguments and checks it.
 func splitWaitSeconds(raw json.RawMessage) (json.RawMessage, time.Duration, []schemas.FieldError) {
 	var fields map[string]json.RawMessage

@@ -21,13 +21,14 @@ var idempotencyKeyProperty = map[string]any{
 		"Leave it out for a new purchase; dino-mcp then makes one and reports it in the result.",
 }
 
-// requestSpendInputSchema is schemas/spend_request.json plus the optional idempotency_key.
-func requestSpendInputSchema() json.RawMessage {
+// withProperty is a REST schema from schemas/ plus one optional tool-only argument, so the
+// REST fields keep a single source of truth.
+func withProperty(schema, name string, prop map[string]any) json.RawMessage {
 	var doc map[string]any
-	if err := json.Unmarshal(schemas.Document(schemas.SpendRequest), &doc); err != nil {
-		panic(fmt.Sprintf("tools: spend_request.json: %v", err))
+	if err := json.Unmarshal(schemas.Document(schema), &doc); err != nil {
+		panic(fmt.Sprintf("tools: %s: %v", schema, err))
 	}
-	doc["properties"].(map[string]any)["idempotency_key"] = idempotencyKeyProperty
+	doc["properties"].(map[string]any)[name] = prop
 	b, err := json.Marshal(doc)
 	if err != nil {
 		panic(err)
@@ -55,7 +56,7 @@ func requestSpendTool() mcp.Tool {
 			"or needs_approval (pending: nothing is spent until an operator approves it at approval_url; give the operator that link, " +
 			"do not retry or split the request, and check back with get_spend_status). " +
 			"To retry after an error or timeout, send the same idempotency_key so the purchase is never made twice.",
-		RawInputSchema:  requestSpendInputSchema(),
+		RawInputSchema:  withProperty(schemas.SpendRequest, "idempotency_key", idempotencyKeyProperty),
 		RawOutputSchema: schemas.Document(schemas.Spend),
 		Annotations:     annotations("Request spend", false, false, false, true),
 	}
@@ -68,7 +69,7 @@ func getSpendStatusTool() mcp.Tool {
 		Description: "Look up a spend request by the spend_id that request_spend returned (\"req_…\") and learn where it stands now: " +
 			"a request that needed approval becomes approved or declined once an operator acts on it. " +
 			"Pass wait_seconds to wait for the operator's decision instead of polling. Reads only; it never spends.",
-		RawInputSchema:  spendLookupInputSchema(),
+		RawInputSchema:  withProperty(schemas.SpendLookup, "wait_seconds", waitSecondsProperty),
 		RawOutputSchema: schemas.Document(schemas.Spend),
 		Annotations:     annotations("Get spend status", true, false, true, true),
 	}

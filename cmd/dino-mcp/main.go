@@ -47,8 +47,9 @@ func run(args []string, getenv envFunc, stdin io.Reader, stdout, stderr io.Write
 		defer sb.stop()
 	}
 	if cfg.serve && cfg.http.KeyFromCaller && cfg.key == "" {
-		// Each caller brings its own key; the base client only carries connections and settings.
-		cfg.key = "caller-supplies-the-key"
+		// Each caller brings its own key and every call uses base.WithKey(callerKey); the base
+		// client only carries the connections and settings, and its key is never sent.
+		cfg.key = noServerKey
 	}
 	if err := cfg.requireKey(); err != nil {
 		fmt.Fprintf(stderr, "dino-mcp: %v\n", err)
@@ -91,6 +92,9 @@ func run(args []string, getenv envFunc, stdin io.Reader, stdout, stderr io.Write
 	logger.Info().Msg("dino-mcp stopped")
 	return 0
 }
+
+// noServerKey stands in for the server's key in --key-from-caller mode, where there is none.
+const noServerKey = "no-server-key-callers-bring-their-own"
 
 func retriesFlag(n int) int {
 	if n == 0 {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -403,4 +404,32 @@ func TestMigrationsAreIdempotentAndVersioned(t *testing.T) {
 	team, err := sb.Team(ctx)
 	require.NoError(t, err)
 	assert.EqualValues(t, DemoWalletCents, team.WalletBalanceCents)
+}
+
+// TestInvariantCheckCatchesViolations: the audit is not vacuous — tampering it should see is seen.
+func TestInvariantCheckCatchesViolations(t *testing.T) {
+	f := newFixture(t, acctOpts{budget: 1_000, maxTx: 1_000})
+	ctx := context.Background()
+	s := f.mustDecide(t, 600)
+	f.invariants(t)
+	db := f.sb.store.db
+	now := formatTime(f.clock.Now())
+	// A second debit for the same request, which also pushes policy spend past the budget.
+	_, err := db.Exec(`INSERT INTO ledger (at, team_id, account_id, spend_request_id, kind, actor, status, amount_cents, debit_cents) VALUES (?, ?, ?, ?, 'spend_approved', 'x', 'approved', 600, 600)`,
+		now, DefaultTeamID, f.acct.ID, s.ID)
+	require.NoError(t, err)
+	// A request with no decision entry and no idempotency record.
+	_, err = db.Exec(`INSERT INTO spend_requests (id, account_id, key_id, amount_cents, currency, merchant_name, reason, status, decision_reason, created_at) VALUES ('req_orphan', ?, ?, 5, 'usd', 'm', 'r', 'declined', 'x', ?)`,
+		f.acct.ID, f.key.ID, now)
+	require.NoError(t, err)
+	problems := strings.Join(f.sb.CheckInvariants(ctx), "\n")
+	for _, want := range []string{
+		"spend request without exactly one decision entry: id=" + s.ID,
+		"spend request without exactly one decision entry: id=req_orphan",
+		"debits differ from approved amounts: id=" + s.ID,
+		"spend request without exactly one idempotency record: id=req_orphan",
+		"policy approvals exceed the budget",
+	} {
+		assert.Contains(t, problems, want)
+	}
 }

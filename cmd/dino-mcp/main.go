@@ -85,6 +85,10 @@ func run(args []string, getenv envFunc, stdin io.Reader, stdout, stderr io.Write
 	logger.Info().Str("version", dinoapi.Version).Str("api_url", client.BaseURL()).Bool("read_only", cfg.policy.ReadOnly).Msg("dino-mcp serving MCP over stdio")
 	stdio := server.NewStdioServer(mcpServer)
 	stdio.SetErrorLogger(log.New(logWriter{logger}, "", 0))
+	// Enough workers that a few get_spend_status waits (up to 120 s each) never hold up other calls;
+	// the queue is bounded, and when it is full mcp-go handles the call inline.
+	server.WithWorkerPoolSize(stdioWorkers)(stdio)
+	server.WithQueueSize(stdioQueue)(stdio)
 	if err := stdio.Listen(ctx, input, stdout); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error().Err(err).Msg("stdio transport stopped")
 		return 1
@@ -92,6 +96,12 @@ func run(args []string, getenv envFunc, stdin io.Reader, stdout, stderr io.Write
 	logger.Info().Msg("dino-mcp stopped")
 	return 0
 }
+
+// Limits of the stdio transport.
+const (
+	stdioWorkers = 32
+	stdioQueue   = 256
+)
 
 // noServerKey stands in for the server's key in --key-from-caller mode, where there is none.
 const noServerKey = "no-server-key-callers-bring-their-own"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -393,4 +394,38 @@ func TestInternalErrorsCarryNoInternals(t *testing.T) {
 	assert.NotContains(t, strings.ToLower(string(r.body)), "sql")
 	assert.NotContains(t, strings.ToLower(string(r.body)), "database")
 	assert.NotEmpty(t, r.header.Get("Request-Id"))
+}
+
+// TestDashboardEscapesAgentText: merchant names and reasons come from agents and are shown to
+// operators, so they must be rendered as text, never as markup.
+func TestDashboardEscapesAgentText(t *testing.T) {
+	h := newHTTPFixture(t, acctOpts{threshold: ptr[int64](100)}, 0, 0)
+	evil := `<script>alert(1)</script><img src=x onerror=alert(2)>`
+	r := h.do(t, "POST", "/v1/spend", h.plain, "xss", fmt.Sprintf(`{"amount_cents":500,"currency":"usd","merchant_name":%q,"reason":%q}`, evil, evil))
+	require.Equal(t, 200, r.status, string(r.body))
+	var sp dinoapi.Spend
+	require.NoError(t, json.Unmarshal(r.body, &sp))
+
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.PostForm(h.ts.URL+"/login", map[string][]string{"token": {testAdminToken}, "next": {"/agents/approvals"}})
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	for _, path := range []string{"/agents/approvals?spendRequestId=" + sp.ID, "/agents/approvals", "/ledger"} {
+		res, err := c.Get(h.ts.URL + path)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.Equal(t, 200, res.StatusCode, path)
+		assert.NotContains(t, string(body), "<script>alert", path)
+		assert.NotContains(t, string(body), "<img src=x", path)
+		assert.Contains(t, res.Header.Get("Content-Security-Policy"), "default-src 'none'", path)
+	}
+	res, err = c.Get(h.ts.URL + "/agents/approvals?spendRequestId=" + sp.ID)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Contains(t, string(body), "&lt;script&gt;alert(1)&lt;/script&gt;")
 }

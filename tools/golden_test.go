@@ -162,7 +162,7 @@ func scenarios() []scenario {
 			upstream: []reply{{Status: 503, Headers: map[string]string{"Request-Id": "rid_503"}, Body: obj(`{"error":{"code":"internal_error","message":"Service unavailable"}}`)}, ok(approvedBody)},
 			request:  spend(awsArgs)},
 		{name: "upstream_timeout", description: "the upstream never answers in time: the outcome is unknown, retry with the same key",
-			upstream: []reply{{Status: 200, DelayMS: 2000, Body: obj(approvedBody)}, {Status: 200, DelayMS: 2000, Body: obj(approvedBody)}, {Status: 200, DelayMS: 2000, Body: obj(approvedBody)}},
+			upstream: []reply{{Status: 200, DelayMS: 5000, Body: obj(approvedBody)}, {Status: 200, DelayMS: 5000, Body: obj(approvedBody)}, {Status: 200, DelayMS: 5000, Body: obj(approvedBody)}},
 			request:  spend(awsArgs)},
 
 		// Invalid arguments: rejected before any request.
@@ -253,7 +253,7 @@ func runScenario(t *testing.T, sc scenario) transcript {
 	up := &scriptedUpstream{replies: append([]reply(nil), sc.upstream...)}
 	srv := httptest.NewServer(up)
 	defer srv.Close()
-	client, err := dinoapi.NewClient(dinoapi.Config{APIKey: goldenKey, BaseURL: srv.URL, Timeout: 300 * time.Millisecond,
+	client, err := dinoapi.NewClient(dinoapi.Config{APIKey: goldenKey, BaseURL: srv.URL, Timeout: time.Second,
 		InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxRetryAfter: 2 * time.Second})
 	require.NoError(t, err)
 	var policy tools.Policy

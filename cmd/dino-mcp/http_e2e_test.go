@@ -371,7 +371,7 @@ func TestStatelessStreamableHTTP(t *testing.T) {
 // so the client re-initializes), and /readyz follows Dino's reachability.
 func TestHTTPSessionLimitsAndReadiness(t *testing.T) {
 	up := httptest.NewServer(newFakeDino())
-	h := startHTTP(t, "http", up.URL, []string{"--caller-token", callerToken, "--max-sessions", "2", "--session-idle-timeout", "400ms"}, "DINO_SPEND_KEY="+e2eKey)
+	h := startHTTP(t, "http", up.URL, []string{"--caller-token", callerToken, "--max-sessions", "2", "--session-idle-timeout", "3s"}, "DINO_SPEND_KEY="+e2eKey)
 	auth := map[string]string{"Authorization": "Bearer " + callerToken}
 	var sids []string
 	for i := 0; i < 2; i++ {
@@ -385,7 +385,7 @@ func TestHTTPSessionLimitsAndReadiness(t *testing.T) {
 	assert.Contains(t, body, "too_many_sessions")
 
 	// Any request on a session keeps it alive, so look only after the timeout has long passed.
-	time.Sleep(2 * time.Second)
+	time.Sleep(7 * time.Second)
 	res, body = rawPost(t, h.base+"/mcp", map[string]string{"Authorization": "Bearer " + callerToken, "Mcp-Session-Id": sids[0]}, `{"jsonrpc":"2.0","id":9,"method":"ping"}`)
 	assert.Equal(t, 404, res.StatusCode, body)
 	res, body = rawPost(t, h.base+"/mcp", auth, initBody)

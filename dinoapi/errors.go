@@ -68,6 +68,7 @@ type APIError struct {
 	IdempotencyKey string `json:"-"`
 }
 
+// Error renders the code, status, message, param and request id; never a key.
 func (e *APIError) Error() string {
 	s := fmt.Sprintf("dino api: %s (HTTP %d): %s", e.Code, e.HTTPStatus, e.Message)
 	if e.Param != "" {
@@ -95,6 +96,7 @@ type TransportError struct {
 	Err error
 }
 
+// Error says what was attempted, how often, and the last failure.
 func (e *TransportError) Error() string {
 	what := "request failed"
 	if e.Timeout {
@@ -103,6 +105,7 @@ func (e *TransportError) Error() string {
 	return fmt.Sprintf("dino api: %s %s after %d attempt(s): %v", e.Op, what, e.Attempts, e.Err)
 }
 
+// Unwrap returns the underlying failure, for errors.Is(err, context.DeadlineExceeded) and the like.
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // ErrInvalidSpendID is returned, before any request, for an id that is not a spend request id.

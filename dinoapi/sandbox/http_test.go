@@ -245,6 +245,22 @@ func TestAdminAPI(t *testing.T) {
 	h.invariants(t)
 }
 
+// burst runs fn(0..n-1) on n goroutines released together, and waits for all of them.
+func burst(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+}
+
 // TestConcurrentSpendNeverExceedsBudget sends 240 concurrent requests at one budget over real
 // HTTP: the approved sum stays within the budget, each request gets exactly one decision, and
 // the ledger agrees with the balance.
@@ -256,20 +272,11 @@ func TestConcurrentSpendNeverExceedsBudget(t *testing.T) {
 		spend  dinoapi.Spend
 	}
 	results := make([]result, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			<-start
-			r := h.do(t, "POST", "/v1/spend", h.plain, fmt.Sprintf("c-%d", i), spendBody(amount))
-			results[i].status = r.status
-			_ = json.Unmarshal(r.body, &results[i].spend)
-		}(i)
-	}
-	close(start)
-	wg.Wait()
+	burst(n, func(i int) {
+		r := h.do(t, "POST", "/v1/spend", h.plain, fmt.Sprintf("c-%d", i), spendBody(amount))
+		results[i].status = r.status
+		_ = json.Unmarshal(r.body, &results[i].spend)
+	})
 	var approved, declined int64
 	ids := map[string]bool{}
 	for i, r := range results {
@@ -313,19 +320,10 @@ func TestConcurrentSameIdempotencyKey(t *testing.T) {
 	const n = 64
 	bodies := make([][]byte, n)
 	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			<-start
-			r := h.do(t, "POST", "/v1/spend", h.plain, "one-intent", spendBody(1_234))
-			statuses[i], bodies[i] = r.status, r.body
-		}(i)
-	}
-	close(start)
-	wg.Wait()
+	burst(n, func(i int) {
+		r := h.do(t, "POST", "/v1/spend", h.plain, "one-intent", spendBody(1_234))
+		statuses[i], bodies[i] = r.status, r.body
+	})
 	var first []byte
 	ok := 0
 	for i := range statuses {
